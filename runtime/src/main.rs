@@ -13,11 +13,28 @@ fn main() {
     let code = match runtime::dispatch(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("mydocker: {err}");
+            eprintln!("mydocker: {}", describe(&err));
             err.exit_code()
         }
     };
     std::process::exit(code);
+}
+
+/// The error and its causes. Our own variants already show their direct
+/// source, so the chain starts one level further down.
+fn describe(err: &runtime::error::Error) -> String {
+    use std::error::Error as _;
+    let mut text = err.to_string();
+    let mut cause = err.source().and_then(|s| s.source());
+    while let Some(c) = cause {
+        let shown = c.to_string();
+        if !text.contains(&shown) {
+            text.push_str(": ");
+            text.push_str(&shown);
+        }
+        cause = c.source();
+    }
+    text
 }
 
 /// Diagnostics go to stderr, filtered by --log-level / MYDOCKER_LOG.

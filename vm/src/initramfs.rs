@@ -207,7 +207,10 @@ pub fn with_script(base: &Path, script: &str, guest: &str, out: &Path) -> Result
     std::fs::copy(base, out)
         .with_context(|| format!("cannot copy {} to {}", base.display(), out.display()))?;
     let file = std::fs::OpenOptions::new().append(true).open(out)?;
-    let mut w = Cpio { inner: CpioWriter::new(BufWriter::new(file)), dirs: BTreeSet::new() };
+    let mut w = Cpio {
+        inner: CpioWriter::new(BufWriter::new(file)),
+        dirs: BTreeSet::new(),
+    };
     // The kernel creates no missing parents; existing ones are left alone.
     w.parents(guest)?;
     w.inner.file(guest, 0o755, script.as_bytes())?;

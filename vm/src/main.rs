@@ -37,7 +37,11 @@ struct Boot {
 #[derive(Subcommand)]
 enum Cmd {
     /// Fetch and prepare the kernel and its modules; print their paths.
-    Kernel,
+    Kernel {
+        /// Ask apt for the current kernel package instead of reusing the cached one.
+        #[arg(long)]
+        refresh: bool,
+    },
     /// Build the runtime at a stage and the initramfs; print their paths.
     Build {
         #[arg(long)]
@@ -72,8 +76,11 @@ fn real_main() -> Result<()> {
     }
     let sh = xshell::Shell::new()?;
     match cli.command {
-        Cmd::Kernel => {
-            let k = vm::kernel::Kernel::get(&sh)?;
+        Cmd::Kernel { refresh } => {
+            let k = match &cli.kernel {
+                Some(path) => vm::kernel::Kernel::from_path(path)?,
+                None => vm::kernel::Kernel::debian(&sh, refresh)?,
+            };
             println!("version: {}\nimage: {}", k.version, k.image.display());
             for m in &k.modules {
                 println!("module: {} {}", m.name, m.host.display());

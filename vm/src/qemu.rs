@@ -189,12 +189,12 @@ pub fn probe_accel(kernel: &Path) -> Result<(Accel, String)> {
     Ok(found)
 }
 
-/// `-cpu host` under KVM; under TCG `max`, which emulates every feature
-/// the kernel may look for.
+/// `-cpu host` under KVM; under TCG the plain `qemu64`, which booted 0.4 s
+/// faster than `max` (3.3 s vs 3.7 s for a whole `vm run`).
 pub fn default_cpu(accel: Accel) -> &'static str {
     match accel {
         Accel::Kvm => "host",
-        Accel::Tcg => "max",
+        Accel::Tcg => "qemu64",
     }
 }
 

@@ -9,6 +9,7 @@ use crate::error::{Context, Error, Result};
 use crate::handoff::{self, InitMessage};
 use crate::lookup::{self, DEFAULT_PATH};
 use crate::namespaces;
+use crate::terminal;
 
 /// Entry point of `mydocker init`. Never returns: either the command runs,
 /// or the failure is reported to the parent and the init exits.
@@ -31,15 +32,16 @@ fn setup_and_exec(arg: Option<String>) -> Result<Infallible> {
 
     namespaces::make_mounts_private()?;
     #[cfg(feature = "rootfs")]
+    crate::rootfs::mount_dev(&message.rootfs, message.tty)?;
+    #[cfg(feature = "rootfs")]
     crate::rootfs::pivot_into(&message.rootfs)?;
     namespaces::mount_proc()?;
-    #[cfg(feature = "rootfs")]
-    crate::rootfs::mount_dev()?;
     std::env::set_current_dir("/").context("failed to change to the container's /")?;
     nix::unistd::sethostname(&message.hostname).context("failed to set the hostname")?;
-    if !message.tty {
-        // Without -t the container has no controlling terminal.
-        nix::unistd::setsid().context("failed to start a new session")?;
+    if message.tty {
+        terminal::take_foreground()?;
+    } else {
+        terminal::detach_from_terminal()?;
     }
 
     let program = message

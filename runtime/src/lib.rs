@@ -20,6 +20,8 @@ pub mod namespaces;
 pub mod process;
 #[cfg(feature = "run")]
 pub mod run;
+#[cfg(feature = "run")]
+pub mod terminal;
 
 // 02 cgroups
 #[cfg(feature = "cgroups")]

@@ -7,6 +7,7 @@
 //!
 //! `MYDOCKER_BIN` points them at another binary (the VM's static build).
 
+#[cfg(feature = "run")]
 mod support;
 
 #[cfg(feature = "run")]

@@ -64,6 +64,7 @@ impl ContainerCgroup {
         Ok(guard)
     }
 
+    // ANCHOR: apply
     /// Write each limit, checking every write: a limit that silently fails
     /// to apply is worse than an error.
     fn apply(&self, r: &Resources) -> Result<()> {
@@ -100,6 +101,7 @@ impl ContainerCgroup {
         }
         Ok(())
     }
+    // ANCHOR_END: apply
 
     fn controller<'a, T>(&'a self, name: &str) -> Result<&'a T>
     where

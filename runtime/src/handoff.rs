@@ -70,6 +70,7 @@ mod transport {
     }
 }
 
+// ANCHOR: pipe
 #[cfg(feature = "pipe")]
 mod transport {
     //! Chapter 03 on: the message travels over a pipe, sent when the parent
@@ -115,6 +116,7 @@ mod transport {
         serde_json::from_str(&json).map_err(|e| Error::usage(format!("bad init message: {e}")))
     }
 }
+// ANCHOR_END: pipe
 
 pub use transport::{receive, Handoff};
 

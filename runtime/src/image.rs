@@ -41,6 +41,7 @@ pub fn ensure(layout: &Layout, name: &str) -> Result<PathBuf> {
     Ok(dir)
 }
 
+// ANCHOR: unpack
 /// Unpack an image tar into `dest`, refusing entries that would land
 /// outside it.
 pub fn unpack(tar: &Path, dest: &Path) -> Result<()> {
@@ -72,6 +73,7 @@ pub fn unpack(tar: &Path, dest: &Path) -> Result<()> {
         .unpack(dest)
         .with_context(|| format!("failed to unpack {} into {}", tar.display(), dest.display()))
 }
+// ANCHOR_END: unpack
 
 fn check_contained(path: &Path, tar: &Path) -> Result<()> {
     let escapes = path.components().any(|c| {

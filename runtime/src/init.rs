@@ -26,6 +26,7 @@ pub fn main(arg: Option<String>) -> i32 {
     error.exit_code()
 }
 
+// ANCHOR: init
 fn setup_and_exec(arg: Option<String>) -> Result<Infallible> {
     let message = handoff::receive(arg)?;
     tracing::debug!(?message, "init received its message");
@@ -66,6 +67,7 @@ fn setup_and_exec(arg: Option<String>) -> Result<Infallible> {
         },
     })
 }
+// ANCHOR_END: init
 
 /// A clean environment, as Docker gives: not the host's.
 fn environment(message: &InitMessage) -> Vec<String> {

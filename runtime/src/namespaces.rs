@@ -15,6 +15,7 @@ use nix::unistd::Pid;
 
 use crate::error::{Context, Result};
 
+// ANCHOR: clone
 /// The namespaces every container gets.
 pub fn clone_flags() -> CloneFlags {
     CloneFlags::CLONE_NEWUTS
@@ -23,6 +24,7 @@ pub fn clone_flags() -> CloneFlags {
         | CloneFlags::CLONE_NEWIPC
         | CloneFlags::CLONE_NEWNET
 }
+// ANCHOR_END: clone
 
 /// How the child is wired up before it re-executes itself as init.
 pub struct InitSpawn {
@@ -92,6 +94,7 @@ fn wire_fds(stdin: Option<RawFd>, fds: &[(RawFd, RawFd)]) -> nix::Result<()> {
     Ok(())
 }
 
+// ANCHOR: private
 /// In the child, first thing: stop our mounts from propagating back to the
 /// host. On a host whose `/` is shared (systemd's default) the new /proc
 /// would otherwise replace the host's.
@@ -105,6 +108,7 @@ pub fn make_mounts_private() -> Result<()> {
     )
     .context("failed to make the container's mounts private (mount --make-rprivate /)")
 }
+// ANCHOR_END: private
 
 /// A fresh /proc that shows only the container's processes.
 pub fn mount_proc() -> Result<()> {

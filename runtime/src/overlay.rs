@@ -61,6 +61,7 @@ pub struct Layers {
 }
 
 impl Layers {
+    // ANCHOR: mount
     pub fn mount(layout: &Layout, id: &str, image: &Path, driver: Driver) -> Result<Layers> {
         if driver == Driver::Aufs && !kernel_has("aufs") {
             return Err(Error::usage(
@@ -119,9 +120,14 @@ impl Layers {
             },
         })?;
         layers.mounted = true;
-        tracing::info!(driver = driver.fs_type(), merged = %merged.display(), "mounted the container's layers");
+        tracing::info!(
+            "storage driver {}: mounted the layers on {}",
+            driver.fs_type(),
+            merged.display()
+        );
         Ok(layers)
     }
+    // ANCHOR_END: mount
 
     pub fn merged(&self) -> &Path {
         &self.merged

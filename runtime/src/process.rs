@@ -64,7 +64,8 @@ impl Container {
         };
         self.reaped = true;
         FORWARD_TO.store(0, Ordering::Relaxed);
-        tracing::info!(pid = %self.pid, code, "container exited");
+        tracing::debug!(pid = %self.pid, "container exited");
+        tracing::info!("container exited with status {code}");
         Ok(code)
     }
 }

@@ -13,6 +13,7 @@ use crate::namespaces::{self, InitSpawn};
 use crate::process::Container;
 
 // The layout is only needed once chapter 04 brings images.
+// ANCHOR: run
 #[cfg_attr(not(feature = "rootfs"), allow(unused_variables))]
 pub fn run(layout: &Layout, args: RunArgs) -> Result<i32> {
     if !nix::unistd::geteuid().is_root() {
@@ -54,7 +55,7 @@ pub fn run(layout: &Layout, args: RunArgs) -> Result<i32> {
     })?;
     let container = Container::started(pid);
     status.close_child_end();
-    tracing::info!(container = %id, %pid, "init started");
+    tracing::debug!(container = %id, %pid, "init started");
 
     #[cfg(feature = "cgroups")]
     cgroup.add(pid)?;
@@ -66,6 +67,7 @@ pub fn run(layout: &Layout, args: RunArgs) -> Result<i32> {
     cgroup.report_oom(code);
     Ok(code)
 }
+// ANCHOR_END: run
 
 /// 12 hex digits, like Docker's short IDs; also the container's hostname.
 fn new_container_id() -> Result<String> {

@@ -7,6 +7,7 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 
 use crate::error::{Context, Result};
 
+// ANCHOR: pivot
 /// Runs in the init, after the mounts were made private.
 pub fn pivot_into(new_root: &Path) -> Result<()> {
     let shown = new_root.display();
@@ -28,3 +29,4 @@ pub fn pivot_into(new_root: &Path) -> Result<()> {
         .context("failed to detach the host's root after pivot_root")?;
     nix::unistd::chdir("/").context("failed to change to the new /")
 }
+// ANCHOR_END: pivot

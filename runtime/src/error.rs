@@ -48,11 +48,22 @@ pub enum Error {
     Container { message: String, code: i32 },
 
     #[cfg(feature = "cgroups")]
-    #[error("{context}: {source}")]
+    #[error("{context}: {}", innermost(source))]
     Cgroup {
         context: String,
         source: cgroups_rs::fs::error::Error,
     },
+}
+
+/// cgroups-rs' own messages embed their cause's Debug form; the kernel's
+/// answer at the bottom of the chain is what a user needs.
+#[cfg(feature = "cgroups")]
+fn innermost(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = error;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    current.to_string()
 }
 
 impl Error {

@@ -112,7 +112,12 @@ pub fn build(sh: &Shell, kernel: &Kernel, extra: &[ExtraFile]) -> Result<PathBuf
         .quiet()
         .read()
         .context("busybox --list-full failed")?;
-    let tmp = out.with_extension("tmp");
+    // Unique: several test threads may build the same archive at once.
+    let tmp = out.with_extension(format!(
+        "{}-{:?}.tmp",
+        std::process::id(),
+        std::thread::current().id()
+    ));
     write_archive(&tmp, &busybox_bytes, &applets, &files)
         .with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, &out)?;

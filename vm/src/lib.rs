@@ -7,21 +7,25 @@
 //! let assets = vm::Assets::for_stage(5)?;
 //! let opts = vm::VmOptions::new(&assets)?; // probes KVM once per host boot
 //! let cmd = vm::qemu::command(&opts);        // hand to rexpect::session::spawn_command
-//! let out = vm::qemu::run_script(&opts, "mydocker run -ti sh -c 'exit 3'", std::time::Duration::from_secs(120), false)?;
+//! let out = vm::run_script(&opts, "mydocker run -ti sh -c 'exit 3'", std::time::Duration::from_secs(120), false)?;
 //! assert_eq!(out.status, 3);
 //! # anyhow::Ok(())
 //! ```
 
+pub mod accel;
 pub mod cpio;
 pub mod initramfs;
 pub mod kernel;
 pub mod modules;
 pub mod qemu;
+pub mod run;
 pub mod stage;
+pub mod suite;
 mod util;
 
 pub use initramfs::ExtraFile;
-pub use qemu::{Accel, Cgroup, RunOutput, VmOptions};
+pub use qemu::{Accel, Cgroup, VmOptions};
+pub use run::{run_script, RunOutput, TimedOut};
 pub use util::{cache_root, workspace_root};
 
 use anyhow::Result;

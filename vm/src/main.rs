@@ -49,6 +49,14 @@ enum Cmd {
     },
     /// Interactive shell in the VM on this terminal (Ctrl-A x quits QEMU).
     Shell(Boot),
+    /// Everything: unit tests, then every chapter session and privileged test in the VM.
+    Test,
+    /// Replay chapter N's session in the VM and compare it with its snapshot.
+    Chapter { number: u8 },
+    /// The privileged tests of every stage, on this host, as root.
+    TestHost,
+    /// Build the book with mdbook.
+    Book,
     /// Run a script file or a command in the VM; its exit status becomes ours.
     Run {
         #[command(flatten)]
@@ -65,7 +73,8 @@ enum Cmd {
 fn main() {
     if let Err(e) = real_main() {
         eprintln!("vm: error: {e:#}");
-        std::process::exit(2);
+        // Like timeout(1): 124 when the guest had to be killed.
+        std::process::exit(if e.is::<vm::TimedOut>() { 124 } else { 2 });
     }
 }
 
@@ -95,6 +104,10 @@ fn real_main() -> Result<()> {
             );
         }
         Cmd::Shell(boot) => shell(&options(&sh, &boot)?)?,
+        Cmd::Test => vm::suite::all(&sh)?,
+        Cmd::Chapter { number } => vm::suite::chapter(&sh, number)?,
+        Cmd::TestHost => vm::suite::host(&sh)?,
+        Cmd::Book => vm::suite::book(&sh)?,
         Cmd::Run {
             boot,
             timeout,
@@ -106,7 +119,7 @@ fn real_main() -> Result<()> {
                 words => words.join(" "),
             };
             let opts = options(&sh, &boot)?;
-            let out = qemu::run_script(&opts, &script, Duration::from_secs(timeout), true)?;
+            let out = vm::run_script(&opts, &script, Duration::from_secs(timeout), true)?;
             eprintln!(
                 "vm: guest exited with {} after {:.1?}",
                 out.status, out.duration
@@ -130,7 +143,7 @@ fn options(sh: &xshell::Shell, boot: &Boot) -> Result<VmOptions> {
     let mut opts = VmOptions::new(&assets)?;
     if let Some(accel) = boot.accel {
         opts.accel = accel;
-        opts.cpu = qemu::default_cpu(accel).to_string();
+        opts.cpu = vm::accel::default_cpu(accel).to_string();
     }
     opts.cgroup = boot.cgroup;
     opts.cpus = boot.cpus;

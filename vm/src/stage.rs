@@ -4,6 +4,7 @@
 use crate::util::{cache_root, workspace_root, Digest};
 use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
+use std::sync::Mutex;
 use xshell::{cmd, Shell};
 
 /// Stage number (1-based) → Cargo feature, in order; each enables the ones before.
@@ -44,25 +45,38 @@ impl Stage {
     }
 }
 
-/// Builds `mydocker` statically with the stage's feature and copies it to
-/// `target/vm/stage-NN/mydocker`. Debug profile (builds faster) without
-/// debug info (keeps the initramfs small), in its own target dir so the
-/// static RUSTFLAGS do not invalidate the normal build.
-pub fn build_runtime(sh: &Shell, stage: Stage) -> Result<PathBuf> {
+/// Every stage builds into the same target dir, where `debug/mydocker` is
+/// overwritten by each build: hold this from the build until the copy.
+static BUILD_LOCK: Mutex<()> = Mutex::new(());
+
+/// The static build's environment: in its own target dir so the static
+/// RUSTFLAGS do not invalidate the normal build; debug profile (builds
+/// faster) without debug info (keeps the initramfs small).
+fn static_build_env<'a>(sh: &'a Shell) -> (PathBuf, [xshell::PushEnv<'a>; 2], xshell::PushDir<'a>) {
     let root = workspace_root();
     let target_dir = root.join("target").join("vm-build");
+    let env = [
+        sh.push_env("RUSTFLAGS", "-C target-feature=+crt-static"),
+        sh.push_env("CARGO_PROFILE_DEV_DEBUG", "0"),
+    ];
+    (target_dir, env, sh.push_dir(root))
+}
+
+/// Builds `mydocker` statically with the stage's feature and copies it to
+/// `target/vm/stage-NN/mydocker`.
+pub fn build_runtime(sh: &Shell, stage: Stage) -> Result<PathBuf> {
+    let _lock = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let (target_dir, _env, _cd) = static_build_env(sh);
     let feature = stage.feature;
     eprintln!(
         "vm: building mydocker at stage {:02} ({feature})",
         stage.number
     );
-    let _cd = sh.push_dir(&root);
-    let _flags = sh.push_env("RUSTFLAGS", "-C target-feature=+crt-static");
-    let _debug = sh.push_env("CARGO_PROFILE_DEV_DEBUG", "0");
     cmd!(
         sh,
         "cargo build -p runtime --features {feature} --target {TARGET} --target-dir {target_dir}"
     )
+    .quiet()
     .run()
     .with_context(|| {
         format!(
@@ -77,6 +91,38 @@ pub fn build_runtime(sh: &Shell, stage: Stage) -> Result<PathBuf> {
     std::fs::copy(&built, &dest)
         .with_context(|| format!("cannot copy {} to {}", built.display(), dest.display()))?;
     Ok(dest)
+}
+
+/// Builds the runtime's privileged tests (`runtime/tests/privileged/`)
+/// statically at `stage`, to run inside the VM; returns the test binary.
+pub fn build_privileged_tests(sh: &Shell, stage: Stage) -> Result<PathBuf> {
+    let _lock = BUILD_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let (target_dir, _env, _cd) = static_build_env(sh);
+    let feature = stage.feature;
+    eprintln!(
+        "vm: building the privileged tests at stage {:02} ({feature})",
+        stage.number
+    );
+    let messages = cmd!(
+        sh,
+        "cargo test -p runtime --features {feature} --test privileged --no-run
+         --target {TARGET} --target-dir {target_dir} --message-format=json"
+    )
+    .quiet()
+    .read()
+    .with_context(|| {
+        format!(
+            "building the privileged tests at stage {} failed",
+            stage.number
+        )
+    })?;
+    // The test binary's name carries a hash: cargo reports it as an artifact.
+    messages
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "privileged")
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .context("cargo did not report the privileged test binary")
 }
 
 /// A tar of a minimal busybox root filesystem (the book's busybox image),

@@ -4,6 +4,9 @@
 use anyhow::{bail, Context, Result};
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
+use std::process::Child;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 use xshell::{cmd, Shell};
 
 /// The Cargo workspace root. `MYDOCKER_WORKSPACE` overrides the path baked in
@@ -86,5 +89,40 @@ impl Digest {
     pub fn hex(&self) -> String {
         use std::hash::Hasher;
         format!("{:016x}", self.0.finish())
+    }
+}
+
+/// How [`wait_timeout`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Waited {
+    Exited(i32),
+    /// `stop` was set and the child was killed.
+    Stopped,
+    /// The timeout passed and the child was killed.
+    TimedOut,
+}
+
+/// Waits for `child`, killing it when `timeout` passes or `stop` is set.
+pub(crate) fn wait_timeout(
+    mut child: Child,
+    timeout: Duration,
+    stop: Option<&AtomicBool>,
+) -> std::io::Result<Waited> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Waited::Exited(status.code().unwrap_or(-1)));
+        }
+        let stopped = stop.is_some_and(|s| s.load(Ordering::SeqCst));
+        if stopped || Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(if stopped {
+                Waited::Stopped
+            } else {
+                Waited::TimedOut
+            });
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }

@@ -1,18 +1,18 @@
 //! Chapter 02: limits through cgroups, one cgroup per container.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::support::{cgroup_dirs, stderr, Host};
 
-/// The file holding a limit, in whichever cgroup version the host runs.
-fn limit_file(id: &str, v1: (&str, &str), v2: &str) -> PathBuf {
+/// A file of the container's cgroup: under the controller's hierarchy on
+/// cgroup v1, in the unified hierarchy on v2 (`controller` is then None).
+fn cgroup_file(id: &str, controller: Option<&str>, file: &str) -> PathBuf {
     let base = PathBuf::from("/sys/fs/cgroup");
     let name = format!("mydocker-{id}");
-    if base.join("cgroup.controllers").exists() {
-        base.join(name).join(v2)
-    } else {
-        base.join(v1.0).join(name).join(v1.1)
+    match controller {
+        Some(controller) => base.join(controller).join(name).join(file),
+        None => base.join(name).join(file),
     }
 }
 
@@ -35,7 +35,7 @@ fn a_memory_hog_is_killed_at_the_limit() {
 fn limits_are_written_to_the_containers_own_cgroup() {
     let host = Host::new();
     let cidfile = host.root().join("cid");
-    let mut child = host
+    let child = host
         .command(&[
             "run",
             "--cidfile",
@@ -53,43 +53,66 @@ fn limits_are_written_to_the_containers_own_cgroup() {
         ])
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let id = loop {
-        match std::fs::read_to_string(&cidfile) {
-            Ok(id) if !id.is_empty() => break id,
-            _ if Instant::now() > deadline => panic!("no container ID written"),
-            _ => std::thread::sleep(Duration::from_millis(20)),
-        }
+    // Even if an assertion fails, let the container end and clean up
+    // before the next test looks for leftovers.
+    let child = WaitOnDrop(child);
+    let id = eventually(|| {
+        std::fs::read_to_string(&cidfile)
+            .ok()
+            .filter(|id| !id.is_empty())
+    });
+    let v2 = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let expect = |v1: (&str, &str), v2_file: &str, v1_value: &str, v2_value: &str| {
+        let (file, expected) = if v2 {
+            (cgroup_file(&id, None, v2_file), v2_value)
+        } else {
+            (cgroup_file(&id, Some(v1.0), v1.1), v1_value)
+        };
+        // The cgroup is created a moment after the ID is written, and the
+        // limits a moment after that.
+        let found = eventually(|| {
+            let value = std::fs::read_to_string(&file).ok()?.trim().to_string();
+            (value == expected).then_some(value)
+        });
+        assert_eq!(found, expected, "{}", file.display());
     };
-    // The cidfile is written before the cgroup: wait for the limits too.
-    let memory = limit_file(&id, ("memory", "memory.limit_in_bytes"), "memory.max");
-    let read = |p: &PathBuf| {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            match std::fs::read_to_string(p) {
-                Ok(v) if !v.trim().is_empty() && v.trim() != "max" => break v.trim().to_string(),
-                _ if Instant::now() > deadline => panic!("{} never appeared", p.display()),
-                _ => std::thread::sleep(Duration::from_millis(20)),
-            }
-        }
-    };
-    assert_eq!(read(&memory), (64u64 << 20).to_string());
-    let shares = limit_file(&id, ("cpu", "cpu.shares"), "cpu.weight");
-    let expected_shares = if shares.ends_with("cpu.weight") {
-        "20"
-    } else {
-        "512"
-    };
-    assert_eq!(read(&shares), expected_shares);
-    let quota = read(&limit_file(&id, ("cpu", "cpu.cfs_quota_us"), "cpu.max"));
-    assert!(quota == "50000" || quota == "50000 100000", "quota {quota}");
-    assert_eq!(
-        read(&limit_file(&id, ("cpuset", "cpuset.cpus"), "cpuset.cpus")),
-        "0"
+    let mem = (64u64 << 20).to_string();
+    expect(
+        ("memory", "memory.limit_in_bytes"),
+        "memory.max",
+        &mem,
+        &mem,
     );
-
-    assert_eq!(child.wait().unwrap().code(), Some(0));
+    expect(("cpu", "cpu.shares"), "cpu.weight", "512", "20");
+    expect(
+        ("cpu", "cpu.cfs_quota_us"),
+        "cpu.max",
+        "50000",
+        "50000 100000",
+    );
+    expect(("cpuset", "cpuset.cpus"), "cpuset.cpus", "0", "0");
+    drop(child);
     host.assert_clean();
+}
+
+/// Poll `f` for up to 5 s; panic if it never yields a value.
+fn eventually<T>(mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(value) = f() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "gave up waiting after 5 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+struct WaitOnDrop(std::process::Child);
+
+impl Drop for WaitOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.wait();
+    }
 }
 
 #[test]

@@ -17,6 +17,9 @@ use anyhow::{bail, Result};
 /// The VM shell's prompt, set by the guest's init.
 pub const VM_PROMPT: &str = vm::qemu::PROMPT;
 
+/// busybox's line editor assumes 80 columns on a serial console.
+const TERMINAL_WIDTH: usize = 80;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
     /// The prompt the command is typed at, e.g. `vm# ` or `/ # `.
@@ -38,9 +41,13 @@ pub fn parse(text: &str) -> Result<Vec<Step>> {
             );
         };
         let (prompt, command) = line.split_at(end + 2);
-        if command.len() > 70 {
-            // The guest's line editor wraps long lines, which garbles the echo.
-            bail!("line {}: commands must fit in 70 characters", n + 1);
+        if line.len() >= TERMINAL_WIDTH {
+            // The guest's line editor wraps longer lines, which garbles the echo.
+            bail!(
+                "line {}: prompt and command must fit in {} characters",
+                n + 1,
+                TERMINAL_WIDTH - 1
+            );
         }
         steps.push(Step {
             prompt: prompt.to_string(),

@@ -38,7 +38,7 @@ pub fn all(sh: &Shell) -> Result<()> {
         // --nocapture: each VM test prints how long it took.
         cmd!(
             sh,
-            "cargo test -p vm-tests -- --include-ignored --nocapture"
+            "cargo test -p vm -p vm-tests -- --include-ignored --nocapture"
         )
         .run()?;
         Ok(())

@@ -53,7 +53,13 @@ impl Kernel {
     /// `refresh` asks apt which kernel is current and prepares it if new.
     pub fn debian(sh: &Shell, refresh: bool) -> Result<Kernel> {
         let base = cache_root().join("kernel");
-        let package = match newest_prepared(&base) {
+        crate::util::with_lock(&base.join("lock"), || {
+            Kernel::debian_locked(sh, &base, refresh)
+        })
+    }
+
+    fn debian_locked(sh: &Shell, base: &Path, refresh: bool) -> Result<Kernel> {
+        let package = match newest_prepared(base) {
             Some(p) if !refresh => p,
             _ => resolve_package(sh)?,
         };

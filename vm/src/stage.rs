@@ -131,9 +131,13 @@ pub fn busybox_image_tar(sh: &Shell) -> Result<PathBuf> {
     let busybox = std::fs::read("/bin/busybox")
         .context("cannot read /bin/busybox: apt-get install busybox-static")?;
     let dir = cache_root().join("image");
+    crate::util::with_lock(&dir.join("lock"), || build_image_tar(sh, &dir, &busybox))
+}
+
+fn build_image_tar(sh: &Shell, dir: &std::path::Path, busybox: &[u8]) -> Result<PathBuf> {
     let tar = dir.join(format!(
         "busybox-{}.tar",
-        Digest::default().part(b"image-1").part(&busybox).hex()
+        Digest::default().part(b"image-1").part(busybox).hex()
     ));
     if tar.exists() {
         return Ok(tar);
@@ -145,7 +149,7 @@ pub fn busybox_image_tar(sh: &Shell) -> Result<PathBuf> {
     ] {
         std::fs::create_dir_all(rootfs.join(d))?;
     }
-    std::fs::write(rootfs.join("bin/busybox"), &busybox)?;
+    std::fs::write(rootfs.join("bin/busybox"), busybox)?;
     cmd!(sh, "chmod 0755 {rootfs}/bin/busybox").quiet().run()?;
     cmd!(sh, "chmod 1777 {rootfs}/tmp").quiet().run()?;
     std::fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n")?;

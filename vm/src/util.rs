@@ -24,6 +24,21 @@ pub fn cache_root() -> PathBuf {
     workspace_root().join("target").join("vm")
 }
 
+/// Run `f` holding an exclusive lock on `lock_file`: tests boot VMs from
+/// several threads and processes, and the first of them fills the cache.
+pub fn with_lock<T>(lock_file: &std::path::Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    if let Some(dir) = lock_file.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let file = std::fs::File::create(lock_file)
+        .with_context(|| format!("cannot create {}", lock_file.display()))?;
+    file.lock()
+        .with_context(|| format!("cannot lock {}", lock_file.display()))?;
+    let result = f();
+    let _ = file.unlock();
+    result
+}
+
 /// Whether we run as root (the owner of /proc/self is our effective uid).
 pub fn is_root() -> bool {
     std::fs::metadata("/proc/self")

@@ -89,48 +89,44 @@ pub trait Context<T> {
     fn with_context<S: Into<String>>(self, f: impl FnOnce() -> S) -> Result<T>;
 }
 
-impl<T> Context<T> for std::result::Result<T, nix::Error> {
-    fn context(self, context: impl Into<String>) -> Result<T> {
-        self.map_err(|source| Error::Sys {
-            context: context.into(),
-            source,
-        })
-    }
-    fn with_context<S: Into<String>>(self, f: impl FnOnce() -> S) -> Result<T> {
-        self.map_err(|source| Error::Sys {
-            context: f().into(),
-            source,
-        })
+/// An error that can be given the context it happened in.
+pub trait InContext {
+    fn in_context(self, context: String) -> Error;
+}
+
+impl InContext for nix::Error {
+    fn in_context(self, context: String) -> Error {
+        Error::Sys {
+            context,
+            source: self,
+        }
     }
 }
 
-impl<T> Context<T> for std::result::Result<T, std::io::Error> {
-    fn context(self, context: impl Into<String>) -> Result<T> {
-        self.map_err(|source| Error::Io {
-            context: context.into(),
-            source,
-        })
-    }
-    fn with_context<S: Into<String>>(self, f: impl FnOnce() -> S) -> Result<T> {
-        self.map_err(|source| Error::Io {
-            context: f().into(),
-            source,
-        })
+impl InContext for std::io::Error {
+    fn in_context(self, context: String) -> Error {
+        Error::Io {
+            context,
+            source: self,
+        }
     }
 }
 
 #[cfg(feature = "cgroups")]
-impl<T> Context<T> for std::result::Result<T, cgroups_rs::fs::error::Error> {
+impl InContext for cgroups_rs::fs::error::Error {
+    fn in_context(self, context: String) -> Error {
+        Error::Cgroup {
+            context,
+            source: self,
+        }
+    }
+}
+
+impl<T, E: InContext> Context<T> for std::result::Result<T, E> {
     fn context(self, context: impl Into<String>) -> Result<T> {
-        self.map_err(|source| Error::Cgroup {
-            context: context.into(),
-            source,
-        })
+        self.map_err(|e| e.in_context(context.into()))
     }
     fn with_context<S: Into<String>>(self, f: impl FnOnce() -> S) -> Result<T> {
-        self.map_err(|source| Error::Cgroup {
-            context: f().into(),
-            source,
-        })
+        self.map_err(|e| e.in_context(f().into()))
     }
 }

@@ -3,7 +3,7 @@
 //! that undoes it, so that an error at any point leaves nothing behind.
 
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::cli::RunArgs;
 use crate::error::{Context, Error, Result};
@@ -28,9 +28,11 @@ pub fn run(layout: &Layout, args: RunArgs) -> Result<i32> {
     }
     let id = new_container_id()?;
     tracing::info!(container = %id, "creating container");
-    if let Some(cidfile) = &args.cidfile {
-        write_cidfile(cidfile, &id)?;
-    }
+    let cidfile = args
+        .cidfile
+        .as_deref()
+        .map(|path| CidFile::write(path, &id))
+        .transpose()?;
 
     #[cfg(feature = "rootfs")]
     let rootfs = crate::rootfs::prepare(layout, &id, &args)?;
@@ -61,6 +63,10 @@ pub fn run(layout: &Layout, args: RunArgs) -> Result<i32> {
     cgroup.add(pid)?;
     handoff.send()?;
     status.wait_for_exec()?;
+    // The container exists: from here on its ID file stays, as Docker's does.
+    if let Some(cidfile) = cidfile {
+        cidfile.keep();
+    }
 
     let code = container.wait()?;
     #[cfg(feature = "cgroups")]
@@ -78,22 +84,45 @@ fn new_container_id() -> Result<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-fn write_cidfile(path: &Path, id: &str) -> Result<()> {
-    use std::io::Write;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => Error::usage(format!(
-                "container ID file {} already exists: delete it, or choose another --cidfile",
-                path.display()
-            )),
-            _ => Error::Io {
-                context: format!("failed to create the container ID file {}", path.display()),
-                source: e,
-            },
-        })?;
-    file.write_all(id.as_bytes())
-        .with_context(|| format!("failed to write {}", path.display()))
+/// `--cidfile`: removed again if the container never starts.
+struct CidFile {
+    path: Option<PathBuf>,
+}
+
+impl CidFile {
+    fn write(path: &Path, id: &str) -> Result<CidFile> {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => Error::usage(format!(
+                    "container ID file {} already exists: delete it, or choose another --cidfile",
+                    path.display()
+                )),
+                _ => Error::Io {
+                    context: format!("failed to create the container ID file {}", path.display()),
+                    source: e,
+                },
+            })?;
+        let cidfile = CidFile {
+            path: Some(path.to_path_buf()),
+        };
+        file.write_all(id.as_bytes())
+            .with_context(|| format!("failed to write {}", path.display()))?;
+        Ok(cidfile)
+    }
+
+    fn keep(mut self) {
+        self.path = None;
+    }
+}
+
+impl Drop for CidFile {
+    fn drop(&mut self) {
+        if let Some(path) = &self.path {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }

@@ -8,7 +8,7 @@ use crate::qemu::{Accel, QEMU};
 use crate::util::{cache_root, ensure_program, wait_timeout, Waited};
 use anyhow::{bail, Result};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 /// The accelerator and CPU model to use: KVM if it really boots `kernel`,
@@ -77,18 +77,8 @@ pub fn default_cpu(accel: Accel) -> &'static str {
 /// root filesystem, and `panic=-1` with `-no-reboot` makes QEMU exit 0. A
 /// KVM that cannot run the kernel fails or hangs instead.
 pub fn probe_kvm(kernel: &Path, cpu: &str, timeout: Duration) -> Result<bool> {
-    let mut c = Command::new(QEMU);
-    c.args([
-        "-nodefaults",
-        "-no-user-config",
-        "-no-reboot",
-        "-display",
-        "none",
-        "-nic",
-        "none",
-        "-m",
-        "256",
-    ]);
+    let mut c = crate::qemu::bare_command();
+    c.args(["-m", "256"]);
     c.args(["-accel", "kvm", "-cpu", cpu, "-kernel"])
         .arg(kernel);
     c.args(["-append", "loglevel=0 panic=-1"]);

@@ -92,9 +92,9 @@ pub fn kernel_cmdline(opts: &VmOptions) -> String {
     words.join(" ")
 }
 
-/// The QEMU command, with the guest console on the child's stdin/stdout:
-/// hand it to `rexpect::session::spawn_command`, or spawn it yourself.
-pub fn command(opts: &VmOptions) -> Command {
+/// QEMU with nothing attached: no default devices, no network, no display,
+/// and a guest reboot (or panic) ends QEMU.
+pub(crate) fn bare_command() -> Command {
     let mut c = Command::new(QEMU);
     c.args([
         "-nodefaults",
@@ -105,6 +105,13 @@ pub fn command(opts: &VmOptions) -> Command {
         "-nic",
         "none",
     ]);
+    c
+}
+
+/// The QEMU command, with the guest console on the child's stdin/stdout:
+/// hand it to `rexpect::session::spawn_command`, or spawn it yourself.
+pub fn command(opts: &VmOptions) -> Command {
+    let mut c = bare_command();
     let accel = if opts.accel == Accel::Kvm {
         "kvm"
     } else {

@@ -65,7 +65,11 @@ fn the_hosts_proc_is_untouched_after_exit() {
 #[ignore = "needs root: just test-root, or the VM"]
 fn a_missing_command_exits_127_and_leaves_nothing() {
     let host = Host::new();
-    let out = host.run(&["run", "no-such-command-xyz"]);
+    let (id, out) = host.run_with_id(&["no-such-command-xyz"]);
+    assert_eq!(
+        id, "",
+        "the ID file of a container that never started is removed"
+    );
     assert_eq!(out.status.code(), Some(127));
     assert!(
         stderr(&out).contains("mydocker: executable file not found: no-such-command-xyz"),

@@ -11,8 +11,9 @@ use crate::lookup::{self, DEFAULT_PATH};
 use crate::namespaces;
 use crate::terminal;
 
-/// Entry point of `mydocker init`. Never returns: either the command runs,
-/// or the failure is reported to the parent and the init exits.
+/// Entry point of `mydocker init`. Returns only if the command could not be
+/// started: the failure has then been reported to the parent, and this is
+/// the exit status to end with.
 pub fn main(arg: Option<String>) -> i32 {
     if nix::unistd::getpid().as_raw() != 1 {
         eprintln!("mydocker: `mydocker init` is internal: `mydocker run` starts it inside a new container");
@@ -33,9 +34,7 @@ fn setup_and_exec(arg: Option<String>) -> Result<Infallible> {
 
     namespaces::make_mounts_private()?;
     #[cfg(feature = "rootfs")]
-    crate::rootfs::mount_dev(&message.rootfs, message.tty)?;
-    #[cfg(feature = "rootfs")]
-    crate::rootfs::pivot_into(&message.rootfs)?;
+    crate::rootfs::enter(&message.rootfs, message.tty)?;
     namespaces::mount_proc()?;
     std::env::set_current_dir("/").context("failed to change to the container's /")?;
     nix::unistd::sethostname(&message.hostname).context("failed to set the hostname")?;

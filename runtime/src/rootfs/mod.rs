@@ -10,6 +10,14 @@ mod pivot;
 pub use dev::mount_dev;
 pub use pivot::pivot_into;
 
+/// In the init: make `root` the container's `/`. /dev goes in first,
+/// while the terminal on stdin (a device of the host's /dev) can still be
+/// reached for /dev/console.
+pub fn enter(root: &Path, console: bool) -> Result<()> {
+    mount_dev(root, console)?;
+    pivot_into(root)
+}
+
 use std::path::{Path, PathBuf};
 
 use crate::cli::RunArgs;

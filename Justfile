@@ -27,4 +27,5 @@ book:
 
 # Accept changed transcripts after reviewing them.
 review:
+    command -v cargo-insta >/dev/null || cargo install cargo-insta --locked
     cargo insta review

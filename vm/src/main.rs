@@ -57,6 +57,8 @@ enum Cmd {
     TestHost,
     /// Build the book with mdbook.
     Book,
+    /// Print the Cargo feature of every stage built so far, one a line.
+    Stages,
     /// Run a script file or a command in the VM; its exit status becomes ours.
     Run {
         #[command(flatten)]
@@ -108,6 +110,11 @@ fn real_main() -> Result<()> {
         Cmd::Chapter { number } => vm::suite::chapter(&sh, number)?,
         Cmd::TestHost => vm::suite::host(&sh)?,
         Cmd::Book => vm::suite::book(&sh)?,
+        Cmd::Stages => {
+            for stage in vm::suite::built_stages()? {
+                println!("{}", stage.feature);
+            }
+        }
         Cmd::Run {
             boot,
             timeout,

@@ -35,6 +35,16 @@ pub struct InitMessage {
     pub rootfs: std::path::PathBuf,
 }
 
+impl InitMessage {
+    fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("init message serializes")
+    }
+
+    fn from_json(json: &str) -> Result<InitMessage> {
+        serde_json::from_str(json).map_err(|e| Error::usage(format!("bad init message: {e}")))
+    }
+}
+
 #[cfg(not(feature = "pipe"))]
 mod transport {
     //! Chapters 01–02: the message is an argument of `mydocker init`.
@@ -46,8 +56,9 @@ mod transport {
 
     impl Handoff {
         pub fn prepare(message: &InitMessage) -> Result<Handoff> {
-            let json = serde_json::to_string(message).expect("init message serializes");
-            Ok(Handoff { json })
+            Ok(Handoff {
+                json: message.to_json(),
+            })
         }
 
         pub fn init_args(&self) -> Vec<CString> {
@@ -66,7 +77,7 @@ mod transport {
 
     pub fn receive(arg: Option<String>) -> Result<InitMessage> {
         let json = arg.ok_or_else(|| Error::usage("mydocker init: no init message"))?;
-        serde_json::from_str(&json).map_err(|e| Error::usage(format!("bad init message: {e}")))
+        InitMessage::from_json(&json)
     }
 }
 
@@ -85,9 +96,12 @@ mod transport {
 
     impl Handoff {
         pub fn prepare(message: &InitMessage) -> Result<Handoff> {
-            let json = serde_json::to_string(message).expect("init message serializes");
             let (read, write) = cloexec_pipe("the init message")?;
-            Ok(Handoff { json, read, write })
+            Ok(Handoff {
+                json: message.to_json(),
+                read,
+                write,
+            })
         }
 
         pub fn init_args(&self) -> Vec<CString> {
@@ -113,7 +127,7 @@ mod transport {
         let mut json = String::new();
         pipe.read_to_string(&mut json)
             .context("failed to read the init message from fd 3")?;
-        serde_json::from_str(&json).map_err(|e| Error::usage(format!("bad init message: {e}")))
+        InitMessage::from_json(&json)
     }
 }
 // ANCHOR_END: pipe
@@ -157,9 +171,9 @@ impl StatusPipe {
             .as_raw_fd()
     }
 
-    /// Once the child is spawned: close our copy of its end, so that
+    /// Close our copy of the child's end (it has its own by now), so that
     /// end-of-file means the child's `execve` succeeded (or it died).
-    pub fn close_child_end(&mut self) {
+    fn close_child_end(&mut self) {
         self.write = None;
     }
 

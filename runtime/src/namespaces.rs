@@ -13,7 +13,7 @@ use nix::sched::{clone, CloneFlags};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
-use crate::error::{Context, Result};
+use crate::error::{Context, Error, Result};
 
 // ANCHOR: clone
 /// The namespaces every container gets.
@@ -60,16 +60,15 @@ pub fn spawn_init(spawn: InitSpawn) -> Result<Pid> {
             Ok(()) => nix::unistd::execv(&exe, &argv).unwrap_err(),
             Err(e) => e,
         };
-        // No init yet to report for us: write the failure ourselves.
-        let report =
-            format!(r#"{{"code":125,"message":"failed to start the container's init: {error}"}}"#);
-        let _ = nix::unistd::write(
-            unsafe { std::os::fd::BorrowedFd::borrow_raw(crate::handoff::STATUS_FD) },
-            report.as_bytes(),
-        );
-        125
+        // No init yet to report for us: report through the same pipe.
+        crate::handoff::report_failure(&Error::Sys {
+            context: "failed to start the container's init".into(),
+            source: error,
+        });
+        crate::error::EXIT_RUNTIME as isize
     });
-    // SAFETY: the callback only rearranges fds and calls execv.
+    // SAFETY: the callback only rearranges fds, calls execv, and on failure
+    // writes to the status pipe.
     let pid = unsafe { clone(child, &mut stack, clone_flags(), Some(libc::SIGCHLD)) }
         .context("failed to clone the container's init into new namespaces")?;
     Ok(pid)

@@ -47,7 +47,7 @@ pub fn run(layout: &Layout, args: RunArgs) -> Result<i32> {
         rootfs: rootfs.path().to_path_buf(),
     };
     let handoff = Handoff::prepare(&message)?;
-    let mut status = StatusPipe::new()?;
+    let status = StatusPipe::new()?;
     let mut fds = handoff.child_fds();
     fds.push((status.child_fd(), STATUS_FD));
     let pid = namespaces::spawn_init(InitSpawn {
@@ -56,7 +56,6 @@ pub fn run(layout: &Layout, args: RunArgs) -> Result<i32> {
         interactive: args.interactive,
     })?;
     let container = Container::started(pid);
-    status.close_child_end();
     tracing::debug!(container = %id, %pid, "init started");
 
     #[cfg(feature = "cgroups")]
